@@ -21,6 +21,7 @@ CLIENT_CONFIG = Config(
     read_timeout=70,
 )
 
+
 def client(session: boto3.Session, service: str, *, region: str | None = None) -> Any:
     return session.client(service, config=CLIENT_CONFIG, region_name=region or session.region_name)
 

@@ -106,7 +106,9 @@ def load_config(path: str | Path) -> OrgConfig:
     try:
         data = json.loads(text) if source.suffix == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise ConfigInvalid(str(source), [{"path": "", "message": f"not parseable: {exc}"}]) from exc
+        raise ConfigInvalid(
+            str(source), [{"path": "", "message": f"not parseable: {exc}"}]
+        ) from exc
     return parse_config(data, source=str(source))
 
 
@@ -154,14 +156,16 @@ def _semantic_issues(full: dict[str, Any]) -> list[ValidationIssue]:
                 issues.append(
                     {
                         "path": f"/network/prefix_length/{env}",
-                        "message": f"must be at least the pool's /{parsed['stream_pool'].prefixlen}",
+                        "message": "must be at least the pool's "
+                        f"/{parsed['stream_pool'].prefixlen}",
                     }
                 )
     names = [r["name"] for r in full["standard_roles"]]
     for index, name in enumerate(names):
         if names.index(name) != index:
             issues.append({"path": f"/standard_roles/{index}/name", "message": "duplicate name"})
-    if full["audit_role"] not in {r["name"] for r in full["standard_roles"] if "vault" in r["accounts"]}:
+    vault_roles = {r["name"] for r in full["standard_roles"] if "vault" in r["accounts"]}
+    if full["audit_role"] not in vault_roles:
         issues.append(
             {"path": "/audit_role", "message": "must name a standard role given to the vault"}
         )

@@ -14,11 +14,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import threading
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from bootstrap.errors import OrgvendError
 
 __all__ = ["Emulator"]
 
@@ -60,6 +63,8 @@ class Emulator:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+        _check_port_free(self.host, self.port)
+
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
@@ -95,7 +100,7 @@ class Emulator:
 
     def _post(self, path: str, body: dict[str, Any] | None) -> None:
         data = json.dumps(body).encode() if body is not None else b""
-        request = urllib.request.Request(self.endpoint + path, data=data, method="POST")
+        request = urllib.request.Request(self.endpoint + path, data=data, method="POST")  # noqa: S310
         with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 - loopback only
             reply.read()
 
@@ -118,6 +123,20 @@ class Emulator:
         return "EMAIL_ALREADY_EXISTS" if taken else None
 
 
+def _check_port_free(host: str, port: int) -> None:
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise OrgvendError(
+                f"Port {port} on {host} is in use ({exc.strerror}). Stop what uses it "
+                "(an earlier sandbox?) or pick another port with --aws-port."
+            ) from exc
+
+
 def _current() -> Emulator:
     return _ACTIVE[-1]
 
@@ -126,7 +145,9 @@ def _in_progress(account: Any) -> bool:
     if account.id == account.master_account_id:
         return False
     delay = _current().create_seconds
-    return bool(datetime.now(UTC) < account.create_time.replace(tzinfo=UTC) + timedelta(seconds=delay))
+    return bool(
+        datetime.now(UTC) < account.create_time.replace(tzinfo=UTC) + timedelta(seconds=delay)
+    )
 
 
 def _patch_iam() -> None:
@@ -143,15 +164,15 @@ def _patch_iam() -> None:
             if name in wanted
         ]
 
-    models.IAMBackend._init_aws_policies = init_aws_policies
+    setattr(models.IAMBackend, "_init_aws_policies", init_aws_policies)  # noqa: B010
 
 
 def _patch_moto() -> None:
     _patch_iam()
+    from moto.core.utils import utcnow
     from moto.organizations import models, utils
     from moto.organizations.exceptions import AccountNotFoundException
     from moto.utilities.paginator import paginate
-    from moto.core.utils import utcnow
 
     backend_cls = models.OrganizationsBackend
     original_create = backend_cls.create_account
@@ -195,7 +216,9 @@ def _patch_moto() -> None:
         reason = emulator._fail_reason(self, kwargs["Email"])
         if reason is None:
             result: dict[str, Any] = original_create(self, **kwargs)
-            return {"CreateAccountStatus": {**result["CreateAccountStatus"], "State": "IN_PROGRESS"}}
+            return {
+                "CreateAccountStatus": {**result["CreateAccountStatus"], "State": "IN_PROGRESS"}
+            }
         request = _FailedRequest(
             id=utils.make_random_create_account_status_id(),
             name=kwargs["AccountName"],
@@ -225,12 +248,16 @@ def _patch_moto() -> None:
         statuses += [failed_status(r)["CreateAccountStatus"] for r in _current()._failed.values()]
         return {"CreateAccountStatuses": [s for s in statuses if s["State"] in states]}
 
-    @paginate(pagination_model=utils.PAGINATION_MODEL)  # type: ignore[misc]
+    @paginate(pagination_model=utils.PAGINATION_MODEL)
     def list_accounts(self: Any) -> list[Any]:
         visible = [a.describe() for a in self.accounts if not _in_progress(a)]
         return sorted(visible, key=lambda x: x["JoinedTimestamp"])
 
-    backend_cls.create_account = create_account
-    backend_cls.describe_create_account_status = describe_create_account_status
-    backend_cls.list_create_account_status = list_create_account_status
-    backend_cls.list_accounts = list_accounts
+    patched = {
+        "create_account": create_account,
+        "describe_create_account_status": describe_create_account_status,
+        "list_create_account_status": list_create_account_status,
+        "list_accounts": list_accounts,
+    }
+    for name, function in patched.items():
+        setattr(backend_cls, name, function)

@@ -12,13 +12,18 @@ from typing import Any
 __all__ = [
     "ACCOUNT_FAILURE_ADVICE",
     "AccountCreationFailed",
+    "AccountCreationPending",
     "AccountNotUsable",
+    "AllFeaturesNotEnabled",
     "CidrOutsidePool",
     "CidrOverlap",
     "CidrPoolExhausted",
     "ConcurrentModification",
     "ConfigInvalid",
+    "HubNetworkMissing",
+    "NotYetUsable",
     "OrgvendError",
+    "PeeringPending",
     "PeeringRejected",
     "RequestInvalid",
     "RoleInstallationDenied",
@@ -154,6 +159,13 @@ class AccountNotUsable(OrgvendError):
     )
 
 
+class NotYetUsable(OrgvendError):
+    """The new account does not accept its role yet; the workflow waits and asks again."""
+
+    code = "Transient.NotYetUsable"
+    advice = "Nothing to do: new accounts take a little while to accept their role."
+
+
 class CidrPoolExhausted(OrgvendError):
     code = "CidrPoolExhausted"
     advice = "Every range in the stream CIDR pool is taken. Add a pool or free an allocation."
@@ -177,9 +189,41 @@ class PeeringRejected(OrgvendError):
     )
 
 
+class PeeringPending(OrgvendError):
+    """The peering request has not reached the operations account yet (AWS takes seconds)."""
+
+    code = "Transient.PeeringPending"
+    advice = "Nothing to do: the workflow retries until operations can accept the peering."
+
+
+class HubNetworkMissing(OrgvendError):
+    code = "HubNetworkMissing"
+    advice = (
+        "The operations account has no hub VPC tagged orgvend:network=hub. Run "
+        "`orgvend bootstrap` to create it, then re-run the stream."
+    )
+
+
 class RoleInstallationDenied(OrgvendError):
     code = "RoleInstallationDenied"
     advice = (
         "IAM refused to create or update a standard role. Check that the member-account "
         "role may manage IAM roles and that no SCP blocks it, then re-run the stream."
+    )
+
+
+class AccountCreationPending(OrgvendError):
+    code = "AccountCreationPending"
+    advice = (
+        "CreateAccount is still in progress. Run the bootstrap again later: it resumes the "
+        "same request instead of creating a second account."
+    )
+
+
+class AllFeaturesNotEnabled(OrgvendError):
+    code = "AllFeaturesNotEnabled"
+    advice = (
+        "The organisation has consolidated billing only, so it cannot hold SCPs. Enable all "
+        "features (Organizations console > Settings; every member account must approve), "
+        "then run the bootstrap again."
     )

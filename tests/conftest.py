@@ -6,6 +6,7 @@ here can reach real AWS: the endpoint, credentials and region are forced before 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,8 @@ import pytest
 
 from bootstrap.config import OrgConfig, load_config
 from bootstrap.emulator import Emulator
+from bootstrap.settings import Settings
+from orgvend.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "examples" / "org.yaml"
@@ -49,3 +52,25 @@ def aws(emulator: Emulator) -> Iterator[boto3.Session]:
     emulator.reset()
     emulator.create_seconds = 0.2
     yield boto3.Session(region_name="eu-west-2")
+
+
+@pytest.fixture(scope="module")
+def sandbox(emulator: Emulator, org_config: OrgConfig) -> Iterator[Sandbox]:
+    """A landing zone with the workflow and two worker threads, shared by one test module.
+
+    Tests in a module that uses it pick distinct stream names; they must not use ``aws``,
+    which resets the emulator.
+    """
+    emulator.reset()
+    emulator.create_seconds = 0.2
+    config = dataclasses.replace(org_config, poll_seconds=1)
+    box = Sandbox(
+        config=config,
+        settings=Settings(),
+        emulator=emulator,
+        workers=2,
+        visibility_seconds=5,
+    )
+    box.start()
+    yield box
+    box.stop()

@@ -1,0 +1,88 @@
+"""One module per worker step, each with one ``handle(tools, message)``.
+
+``HANDLERS`` maps the step name used in the ASL (``MessageBody.step``) to its handler; a test
+checks that every worker step in the ASL has one here and that every handler is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bootstrap.provisioning import StepTools
+
+__all__ = ["HANDLERS", "PARKED", "Handler", "StepMessage"]
+
+
+@dataclass(frozen=True)
+class StepMessage:
+    """What the state machine sends a worker step (``MessageBody`` in the ASL)."""
+
+    step: str
+    stream: str
+    token: str
+    execution: str = ""
+    environment: str | None = None
+    error: dict[str, Any] | None = None
+
+    @classmethod
+    def parse(cls, body: dict[str, Any]) -> StepMessage:
+        return cls(
+            step=str(body["step"]),
+            stream=str(body["stream"]),
+            token=str(body["token"]),
+            execution=str(body.get("execution", "")),
+            environment=body.get("environment"),
+            error=body.get("error"),
+        )
+
+    @property
+    def env(self) -> str:
+        if not self.environment:
+            raise ValueError(f"step {self.step} needs an environment")
+        return self.environment
+
+
+PARKED: dict[str, Any] = {"__parked__": True}
+"""Returned by a step that keeps its task token open for someone else to answer."""
+
+Handler = Callable[[StepTools, StepMessage], dict[str, Any]]
+
+
+def _load() -> dict[str, Handler]:
+    from workflows.handlers import (
+        account_failed,
+        await_approval,
+        check_account,
+        connect_network,
+        ensure_account,
+        install_roles,
+        mark_failed,
+        mark_rejected,
+        mark_running,
+        mark_succeeded,
+        place_in_ou,
+        register_links,
+        wait_until_usable,
+    )
+
+    modules = (
+        account_failed,
+        await_approval,
+        check_account,
+        connect_network,
+        ensure_account,
+        install_roles,
+        mark_failed,
+        mark_rejected,
+        mark_running,
+        mark_succeeded,
+        place_in_ou,
+        register_links,
+        wait_until_usable,
+    )
+    return {m.STEP: m.handle for m in modules}
+
+
+HANDLERS: dict[str, Handler] = _load()
