@@ -11,6 +11,7 @@ Only the sandbox and the tests import this module; product code only ever sees a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -176,6 +177,18 @@ def _patch_moto() -> None:
 
     backend_cls = models.OrganizationsBackend
     original_create = backend_cls.create_account
+    random_id = utils.make_random_account_id
+    naming = threading.local()
+
+    def account_id() -> str:
+        """Ids follow from the root email, so a replayed organisation keeps its ids."""
+        email = getattr(naming, "email", None)
+        if email is None:
+            return random_id()
+        digest = hashlib.sha256(email.lower().encode()).hexdigest()
+        return f"{int(digest, 16) % 10**12:012d}"
+
+    utils.make_random_account_id = account_id
 
     def status(account: Any) -> dict[str, Any]:
         requested = account.create_time.timestamp()
@@ -215,7 +228,11 @@ def _patch_moto() -> None:
         emulator = _current()
         reason = emulator._fail_reason(self, kwargs["Email"])
         if reason is None:
-            result: dict[str, Any] = original_create(self, **kwargs)
+            naming.email = kwargs["Email"]
+            try:
+                result: dict[str, Any] = original_create(self, **kwargs)
+            finally:
+                naming.email = None
             return {
                 "CreateAccountStatus": {**result["CreateAccountStatus"], "State": "IN_PROGRESS"}
             }

@@ -39,6 +39,7 @@ __all__ = [
     "ensure_account",
     "install_roles",
     "place_in_ou",
+    "reconcile_account",
     "register_links",
     "stream_links",
     "wait_until_usable",
@@ -162,16 +163,21 @@ def _account_id(tools: StepTools, stream: str, environment: str) -> str:
     return str(tools.streams.require(stream)["accounts"][environment]["account_id"])
 
 
-def place_in_ou(tools: StepTools, stream: str, environment: str) -> Outcome:
-    tools.streams.update_account(stream, environment, step="PlaceInOu")
+def _place(tools: StepTools, stream: str, environment: str, account_id: str) -> str:
     plan = Plan()
     root_id = organization.ensure_organization(tools.session, plan=plan)
     path = tools.config.organizational_units[environment]
     ou_id = organization.ensure_ou_path(tools.session, root_id, path, plan=plan)
-    account_id = _account_id(tools, stream, environment)
     organization.ensure_account_in_ou(
         tools.session, account_id, ou_id, plan=plan, label=account_name(stream, environment)
     )
+    return path
+
+
+def place_in_ou(tools: StepTools, stream: str, environment: str) -> Outcome:
+    record = tools.streams.update_account(stream, environment, step="PlaceInOu")
+    account_id = str(record["accounts"][environment]["account_id"])
+    path = _place(tools, stream, environment, account_id)
     tools.streams.finish_step(stream, environment, "PlaceInOu", ou=path)
     return {}
 
@@ -209,24 +215,28 @@ def _roles_config(config: OrgConfig, request: dict[str, Any]) -> OrgConfig:
     return dataclasses.replace(config, standard_roles=chosen)
 
 
-def install_roles(tools: StepTools, stream: str, environment: str) -> Outcome:
-    record = tools.streams.update_account(stream, environment, step="InstallRoles")
+def _roles(tools: StepTools, record: dict[str, Any], environment: str) -> list[str]:
     account_id = str(record["accounts"][environment]["account_id"])
     inside = member_session(tools.session, account_id, role_name=tools.config.member_role_name)
-    names = roles.ensure_standard_roles(
+    return roles.ensure_standard_roles(
         inside,
         _roles_config(tools.config, record["request"]),
         kind=environment,
         users_account_id=core_account_id(tools.session, tools.config, "users"),
         plan=Plan(),
-        account_label=account_name(stream, environment),
+        account_label=account_name(record["name"], environment),
     )
+
+
+def install_roles(tools: StepTools, stream: str, environment: str) -> Outcome:
+    record = tools.streams.update_account(stream, environment, step="InstallRoles")
+    names = _roles(tools, record, environment)
     tools.streams.finish_step(stream, environment, "InstallRoles", roles=names)
     return {}
 
 
-def connect_network(tools: StepTools, stream: str, environment: str) -> Outcome:
-    record = tools.streams.update_account(stream, environment, step="ConnectNetwork")
+def _network(tools: StepTools, record: dict[str, Any], environment: str) -> dict[str, str]:
+    stream = record["name"]
     entry = record["accounts"][environment]
     requested = record["request"].get("cidr", {}).get(environment)
     cidr = tools.allocator().allocate(
@@ -246,15 +256,32 @@ def connect_network(tools: StepTools, stream: str, environment: str) -> Outcome:
         config=tools.config,
         plan=Plan(),
     )
-    tools.streams.finish_step(
-        stream,
-        environment,
-        "ConnectNetwork",
-        cidr=str(cidr),
-        vpc_id=result.vpc_id,
-        peering_id=result.peering_id,
-    )
+    return {"cidr": str(cidr), "vpc_id": result.vpc_id, "peering_id": result.peering_id}
+
+
+def connect_network(tools: StepTools, stream: str, environment: str) -> Outcome:
+    record = tools.streams.update_account(stream, environment, step="ConnectNetwork")
+    found = _network(tools, record, environment)
+    tools.streams.finish_step(stream, environment, "ConnectNetwork", **found)
     return {}
+
+
+def reconcile_account(tools: StepTools, stream: str, environment: str) -> None:
+    """Put back what a READY account carries (OU, roles, network), leaving its timeline be.
+
+    The sandbox runs this after a restart with ``--state``: the emulator restores the
+    organisation and tables, and this rebuilds what lives inside the accounts.
+    """
+    record = tools.streams.require(stream)
+    account_id = str(record["accounts"][environment]["account_id"])
+    _place(tools, stream, environment, account_id)
+    _roles(tools, record, environment)
+    found = _network(tools, record, environment)
+
+    def change(latest: dict[str, Any]) -> None:
+        latest["accounts"][environment].update(found)
+
+    tools.streams.update(stream, change)
 
 
 def stream_links(config: OrgConfig, record: dict[str, Any]) -> list[Link]:

@@ -21,16 +21,14 @@ from bootstrap.changes import Change, Plan
 from bootstrap.config import OrgConfig
 from bootstrap.emulator import Emulator
 from bootstrap.landing_zone import LandingZone, bootstrap_landing_zone
-from bootstrap.provisioning import StepTools
+from bootstrap.provisioning import StepTools, reconcile_account
 from bootstrap.settings import Settings
 from workflows.resources import Deployment, ensure_workflow_resources
 from workflows.worker import Worker
 
-__all__ = ["DEMO_USERS", "Sandbox", "replay_state"]
+__all__ = ["DEMO_USERS", "Sandbox", "reconcile_streams", "replay_state"]
 
 DEMO_USERS = ("alice", "bob", "alice-admin")
-_SKIPPED_TARGETS = ("AWSStepFunctions.", "AmazonSQS.")
-_READ_PREFIXES = ("Describe", "List", "Get", "Receive", "ChangeMessageVisibility", "Scan", "Query")
 
 
 @dataclass
@@ -57,7 +55,6 @@ class Sandbox:
         )
         if self.state_dir is not None:
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            os.environ["MOTO_RECORDER_FILEPATH"] = str(self.state_dir / "recording.jsonl")
         if self.emulator is None:
             self.emulator = Emulator(
                 port=self.aws_port, create_seconds=self.create_seconds, managed_policies=policies
@@ -68,8 +65,11 @@ class Sandbox:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "sandbox")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "sandbox")
         os.environ["AWS_REGION"] = self.config.home_region
+        restored = False
         if self.state_dir is not None:
-            replay_state(self.emulator, self.state_dir / "recording.jsonl")
+            recording = self.state_dir / "recording.jsonl"
+            restored = recording.exists() and recording.stat().st_size > 0
+            replay_state(self.emulator, recording, access_key=os.environ["AWS_ACCESS_KEY_ID"])
         self.session = boto3.Session(region_name=self.config.home_region)
         self.zone = bootstrap_landing_zone(
             self.session,
@@ -89,6 +89,8 @@ class Sandbox:
             region=self.config.home_region,
         )
         os.environ.update(self.settings.to_env())
+        if restored:
+            reconcile_streams(self.tools())
         self.start_workers(self.workers)
 
     def tools(self) -> StepTools:
@@ -120,37 +122,38 @@ class Sandbox:
             self.emulator.stop()
 
 
-def _operation(entry: dict[str, Any]) -> str:
+_REPLAYED = {
+    "AWSOrganizationsV20161128.CreateOrganization",
+    "AWSOrganizationsV20161128.CreateAccount",
+    "DynamoDB_20120810.CreateTable",
+    "DynamoDB_20120810.PutItem",
+    "DynamoDB_20120810.UpdateItem",
+    "DynamoDB_20120810.DeleteItem",
+    "DynamoDB_20120810.BatchWriteItem",
+}
+"""What a restart replays: the organisation's accounts and the tables' contents.
+
+Everything else (OUs, SCPs, roles, VPCs, the workflow) is ensured again by the bootstrap and
+by reconciling each READY stream account; replaying those calls would not work, because
+calls made with assumed-role credentials name keys that a replay does not issue again.
+"""
+
+
+def _keep(entry: dict[str, Any], access_key: str) -> bool:
     headers = entry.get("headers", {})
-    target = str(headers.get("X-Amz-Target", ""))
-    if target:
-        return target
-    body = entry.get("body") or ""
-    for part in str(body).split("&"):
-        if part.startswith("Action="):
-            return part[len("Action=") :]
-    return ""
+    signed_by = f"Credential={access_key}/" in str(headers.get("Authorization", ""))
+    return signed_by and str(headers.get("X-Amz-Target", "")) in _REPLAYED
 
 
-def _keep(entry: dict[str, Any]) -> bool:
-    """Replay what changed state; drop reads, workflow traffic and the interpreter's own calls."""
-    if "Credential=ak/" in str(entry.get("headers", {}).get("Authorization", "")):
-        return False
-    if entry.get("url", "").rstrip("/").endswith(("/moto-api/config", "/moto-api/reset")):
-        return False
-    operation = _operation(entry)
-    if operation.startswith(_SKIPPED_TARGETS):
-        return False
-    name = operation.rsplit(".", 1)[-1]
-    return not name.startswith(_READ_PREFIXES)
+def replay_state(emulator: Emulator, recording: Path, *, access_key: str) -> None:
+    """Rebuild the organisation and tables from ``recording``, then keep recording into it."""
+    from moto.moto_api import recorder
 
-
-def replay_state(emulator: Emulator, recording: Path) -> None:
-    """Rebuild the emulated organisation from ``recording``, then keep recording into it."""
+    recorder._location = str(recording)
     post = _poster(emulator.endpoint)
     if recording.exists() and recording.stat().st_size:
         entries = [json.loads(line) for line in recording.read_text().splitlines() if line]
-        kept = [e for e in entries if _keep(e)]
+        kept = [e for e in entries if _keep(e, access_key)]
         recording.write_text("".join(json.dumps(e) + "\n" for e in kept))
         saved = emulator.create_seconds
         emulator.create_seconds = 0.0
@@ -158,10 +161,18 @@ def replay_state(emulator: Emulator, recording: Path) -> None:
         emulator.create_seconds = saved
     else:
         recording.write_text("")
-        post("/moto-api/recorder/start-recording", b"")
-        post("/moto-api/seed?a=42", b"")
-        return
     post("/moto-api/recorder/start-recording", b"")
+
+
+def reconcile_streams(tools: StepTools) -> int:
+    """Rebuild OU placement, roles and network of every READY stream account; how many."""
+    count = 0
+    for record in tools.streams.all():
+        for environment, entry in sorted(record.get("accounts", {}).items()):
+            if entry.get("status") == "READY" and entry.get("account_id"):
+                reconcile_account(tools, record["name"], environment)
+                count += 1
+    return count
 
 
 def _poster(endpoint: str) -> Callable[[str, bytes], None]:

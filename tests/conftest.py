@@ -61,6 +61,7 @@ def sandbox(emulator: Emulator, org_config: OrgConfig) -> Iterator[Sandbox]:
     Tests in a module that uses it pick distinct stream names; they must not use ``aws``,
     which resets the emulator.
     """
+    saved = dict(os.environ)
     emulator.reset()
     emulator.create_seconds = 0.2
     config = dataclasses.replace(org_config, poll_seconds=1)
@@ -74,3 +75,14 @@ def sandbox(emulator: Emulator, org_config: OrgConfig) -> Iterator[Sandbox]:
     box.start()
     yield box
     box.stop()
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture
+def restore_environ() -> Iterator[None]:
+    """Put the environment back after a test that starts a sandbox of its own."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
