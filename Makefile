@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/orgvend sandbox $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -119,7 +119,7 @@ class CidrAllocator:
             try:
                 self._table.put(item, expected_version=version)
             except ConditionFailed:
-                time.sleep(_JITTER.uniform(0, 0.01 * 2 ** min(attempt, 4)))
+                time.sleep(_JITTER.uniform(0, 0.01 * 2 ** min(attempt, 6)))
                 continue
             return result
         raise ConcurrentModification(

@@ -177,7 +177,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     tools = StepTools.from_tables(
         session, config, streams=tables.streams, links=tables.links, cidrs=tables.cidrs
     )
-    worker = Worker(tools, queue_url=settings.step_queue_url, concurrency=args.concurrency)
+    worker = Worker(
+        tools,
+        queue_url=settings.step_queue_url,
+        concurrency=args.concurrency,
+        visibility_seconds=args.visibility_seconds,
+    )
     print(f"worker: {args.concurrency} slot(s) on {settings.step_queue_url}", flush=True)
     worker.run(_until_signalled())
     return 0
@@ -265,6 +270,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = add("worker", "run worker steps from the step queue")
     p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument(
+        "--visibility-seconds",
+        type=int,
+        default=30,
+        help="how long a message in hand stays hidden between heartbeats (redelivery delay)",
+    )
     p.set_defaults(func=cmd_worker)
 
     p = add("links", "export the switch-role link catalogue")

@@ -107,7 +107,12 @@ class Sandbox:
     def start_workers(self, count: int) -> None:
         assert self.deployment is not None
         for index in range(count):
-            worker = Worker(self.tools(), queue_url=self.deployment.step_queue_url, wait_seconds=2)
+            worker = Worker(
+                self.tools(),
+                queue_url=self.deployment.step_queue_url,
+                wait_seconds=2,
+                visibility_seconds=self.visibility_seconds,
+            )
             thread = threading.Thread(
                 target=worker.run, args=(self._stop,), name=f"orgvend-worker-{index}", daemon=True
             )

@@ -8,7 +8,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from moto.core.exceptions import JsonRESTError, RESTError
+from moto.core.exceptions import JsonRESTError, ServiceException
+
+
+class QueryThrottling(ServiceException):
+    """A throttling error for query-protocol services (IAM, EC2, STS)."""
+
+    code = "Throttling"
+    message = "Rate exceeded"
 
 
 class Fault:
@@ -37,7 +44,7 @@ def throttled(cls: type, method: str, *, times: int, query: bool = False) -> Ite
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         if fault.take():
             if query:
-                raise RESTError("Throttling", "Rate exceeded")
+                raise QueryThrottling()
             raise JsonRESTError("TooManyRequestsException", "Rate exceeded")
         return original(self, *args, **kwargs)
 

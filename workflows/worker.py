@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from bootstrap.aws import client, error_code
 from bootstrap.errors import OrgvendError
 from bootstrap.provisioning import StepTools
-from workflows.handlers import HANDLERS, PARKED, StepMessage
+from workflows.handlers import HANDLERS, PARKED, WITHOUT_HEARTBEAT, StepMessage
 
 __all__ = ["Worker", "failure_of"]
 
@@ -69,14 +69,15 @@ class Worker:
         concurrency: int = 4,
         wait_seconds: int = 5,
         visibility_seconds: int = 30,
-        heartbeat_seconds: float = 10.0,
+        heartbeat_seconds: float | None = None,
     ) -> None:
         self.tools = tools
         self.queue_url = queue_url
         self.concurrency = max(1, concurrency)
         self.wait_seconds = wait_seconds
         self.visibility_seconds = visibility_seconds
-        self.heartbeat_seconds = heartbeat_seconds
+        # Beat well inside the visibility timeout, so a working message never reappears.
+        self.heartbeat_seconds = heartbeat_seconds or max(1.0, min(10.0, visibility_seconds / 3))
         self._sqs = client(tools.session, "sqs")
         self._sfn = client(tools.session, "stepfunctions")
         self._slots = threading.Semaphore(self.concurrency)
@@ -140,12 +141,14 @@ class Worker:
     def process(self, message: dict[str, Any]) -> None:
         """Run the step of one message and answer its token; see the module docstring."""
         step = StepMessage.parse(json.loads(message["Body"]))
-        if not self._alive(step.token):
+        if step.step not in WITHOUT_HEARTBEAT and not self._alive(step.token):
             log.info("dropping %s of %s: its task is already answered", step.step, step.stream)
             self._delete(message)
             return
         flight = _InFlight(message, step, threading.Event())
         beat = threading.Thread(target=self._heartbeat, args=(flight,), daemon=True)
+        if step.step in WITHOUT_HEARTBEAT:
+            flight.stop.set()
         with self._lock:
             self._in_flight[message["MessageId"]] = flight
         beat.start()

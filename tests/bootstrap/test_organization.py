@@ -104,8 +104,9 @@ def test_ensure_core_account_existing_email_adopted_not_duplicated(
 
 
 def test_ensure_core_account_in_progress_request_resumed(
-    aws: boto3.Session, org_config: OrgConfig
+    aws: boto3.Session, org_config: OrgConfig, emulator: Emulator
 ) -> None:
+    emulator.create_seconds = 3.0
     ensure_organization(aws, plan=Plan())
     core = org_config.core_accounts["rnd"]
     request_id = start_account_creation(

@@ -136,7 +136,7 @@ def test_vend_existing_stream_with_added_environment_creates_only_the_missing_ac
 
 def test_vend_waits_while_create_account_stays_in_progress(sandbox: Sandbox) -> None:
     assert sandbox.emulator is not None
-    sandbox.emulator.create_seconds = 2.5
+    sandbox.emulator.create_seconds = 4.0
     try:
         vend(sandbox, request("slowpoke", environments=["devtest"]))
         record = wait_until(sandbox, "slowpoke")

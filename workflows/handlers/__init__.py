@@ -12,7 +12,7 @@ from typing import Any
 
 from bootstrap.provisioning import StepTools
 
-__all__ = ["HANDLERS", "PARKED", "Handler", "StepMessage"]
+__all__ = ["HANDLERS", "PARKED", "WITHOUT_HEARTBEAT", "Handler", "StepMessage"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,10 @@ PARKED: dict[str, Any] = {"__parked__": True}
 """Returned by a step that keeps its task token open for someone else to answer."""
 
 Handler = Callable[[StepTools, StepMessage], dict[str, Any]]
+
+WITHOUT_HEARTBEAT = frozenset({"AwaitApproval"})
+"""Steps whose task has no HeartbeatSeconds (approval may wait for days): the worker cannot
+ask whether their token is still alive, and need not, since parking a token is idempotent."""
 
 
 def _load() -> dict[str, Handler]:
