@@ -7,9 +7,12 @@ jitter); what still fails after that surfaces as :class:`bootstrap.errors.Thrott
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -30,6 +33,19 @@ def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+_LOADER_LOCK = threading.Lock()
+_LOADER: list[botocore.loaders.Loader] = []
+
+
+def _shared_loader() -> botocore.loaders.Loader:
+    """One model loader for every assumed session: a fresh boto3 session would parse the
+    service models (EC2's is megabytes of JSON) again for every step in every account."""
+    with _LOADER_LOCK:
+        if not _LOADER:
+            _LOADER.append(botocore.loaders.create_loader())
+        return _LOADER[0]
+
+
 def assume_role(
     session: boto3.Session, role_arn: str, *, session_name: str = "orgvend", seconds: int = 900
 ) -> boto3.Session:
@@ -37,11 +53,14 @@ def assume_role(
     sts = client(session, "sts")
     creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=seconds)
     c = creds["Credentials"]
+    core = botocore.session.Session()
+    core.register_component("data_loader", _shared_loader())
     return boto3.Session(
         aws_access_key_id=c["AccessKeyId"],
         aws_secret_access_key=c["SecretAccessKey"],
         aws_session_token=c["SessionToken"],
         region_name=session.region_name,
+        botocore_session=core,
     )
 
 

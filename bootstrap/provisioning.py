@@ -70,6 +70,14 @@ class StepTools:
             cidrs_table=DynamoRecordTable(session, cidrs),
         )
 
+    _core_ids: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def core_account(self, kind: str) -> str:
+        """A core account's id, looked up once: core accounts never change ids."""
+        if kind not in self._core_ids:
+            self._core_ids[kind] = core_account_id(self.session, self.config, kind)
+        return self._core_ids[kind]
+
     def allocator(self) -> CidrAllocator:
         net = self.config.network
         return CidrAllocator(
@@ -165,7 +173,7 @@ def _account_id(tools: StepTools, stream: str, environment: str) -> str:
 
 def _place(tools: StepTools, stream: str, environment: str, account_id: str) -> str:
     plan = Plan()
-    root_id = organization.ensure_organization(tools.session, plan=plan)
+    root_id = client(tools.session, "organizations").list_roots()["Roots"][0]["Id"]
     path = tools.config.organizational_units[environment]
     ou_id = organization.ensure_ou_path(tools.session, root_id, path, plan=plan)
     organization.ensure_account_in_ou(
@@ -222,7 +230,7 @@ def _roles(tools: StepTools, record: dict[str, Any], environment: str) -> list[s
         inside,
         _roles_config(tools.config, record["request"]),
         kind=environment,
-        users_account_id=core_account_id(tools.session, tools.config, "users"),
+        users_account_id=tools.core_account("users"),
         plan=Plan(),
         account_label=account_name(record["name"], environment),
     )
@@ -244,7 +252,7 @@ def _network(tools: StepTools, record: dict[str, Any], environment: str) -> dict
         prefix=tools.config.network.prefix_length[environment],
         requested=IPv4Network(requested) if requested else None,
     )
-    ops_id = core_account_id(tools.session, tools.config, "operations")
+    ops_id = tools.core_account("operations")
     role = tools.config.member_role_name
     result = ensure_stream_network(
         member_session(tools.session, str(entry["account_id"]), role_name=role),

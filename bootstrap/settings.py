@@ -23,6 +23,8 @@ class Settings:
     state_machine_arn: str = ""
     event_bus_name: str = "orgvend"
     tokens_file: str = ""
+    iam_role_map: str = "{}"
+    """JSON map of IAM principal ARN glob to API role, for the API behind IAM authorisation."""
     region: str = "eu-west-2"
 
     @classmethod
@@ -40,6 +42,7 @@ class Settings:
             state_machine_arn=env.get("ORGVEND_STATE_MACHINE_ARN", ""),
             event_bus_name=env.get("ORGVEND_EVENT_BUS", defaults.event_bus_name),
             tokens_file=env.get("ORGVEND_TOKENS_FILE", ""),
+            iam_role_map=env.get("ORGVEND_IAM_ROLE_MAP", defaults.iam_role_map),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or defaults.region,
         )
 

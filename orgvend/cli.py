@@ -159,6 +159,26 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from orgvend.deploy import deploy
+
+    parameters = {}
+    for pair in args.parameter or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise OrgvendError(f"--parameter {pair!r} must be KEY=VALUE")
+        parameters[key] = value
+    return deploy(
+        boto3.Session(),
+        stack_name=args.stack_name,
+        bucket=args.bucket,
+        dry_run=args.dry_run,
+        project_root=Path(__file__).resolve().parents[1],
+        progress=lambda line: print(line, flush=True),
+        parameters=parameters,
+    )
+
+
 def _until_signalled() -> threading.Event:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -277,6 +297,13 @@ def _parser() -> argparse.ArgumentParser:
         help="how long a message in hand stays hidden between heartbeats (redelivery delay)",
     )
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("deploy", help="build, upload and deploy infra/template.yaml")
+    p.add_argument("--stack-name", required=True)
+    p.add_argument("--bucket", required=True, help="S3 bucket for the Lambda bundle and ASL")
+    p.add_argument("--dry-run", action="store_true", help="print the change set only")
+    p.add_argument("--parameter", action="append", metavar="KEY=VALUE", help="a template parameter")
+    p.set_defaults(func=cmd_deploy)
 
     p = add("links", "export the switch-role link catalogue")
     p.add_argument("--format", choices=("json", "csv", "aws-config", "aesr"), default="json")

@@ -108,6 +108,7 @@ class Worker:
                 MaxNumberOfMessages=1,
                 WaitTimeSeconds=self.wait_seconds,
                 VisibilityTimeout=self.visibility_seconds,
+                MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
             )
         except ClientError as exc:
             log.warning("receive failed: %s", exc)
@@ -141,7 +142,7 @@ class Worker:
     def process(self, message: dict[str, Any]) -> None:
         """Run the step of one message and answer its token; see the module docstring."""
         step = StepMessage.parse(json.loads(message["Body"]))
-        if step.step not in WITHOUT_HEARTBEAT and not self._alive(step.token):
+        if self._maybe_stale(message, step) and not self._alive(step.token):
             log.info("dropping %s of %s: its task is already answered", step.step, step.stream)
             self._delete(message)
             return
@@ -208,6 +209,19 @@ class Worker:
                 )
         except OrgvendError:
             log.warning("could not record the failure of %s on %s", step.step, step.stream)
+
+    def _maybe_stale(self, message: dict[str, Any], step: StepMessage) -> bool:
+        """A message seen before, or older than a heartbeat, may carry an answered token.
+
+        A fresh first delivery cannot: its task waits for exactly this message.
+        """
+        if step.step in WITHOUT_HEARTBEAT:
+            return False
+        attributes = message.get("Attributes", {})
+        received = int(attributes.get("ApproximateReceiveCount", "2"))
+        sent_ms = int(attributes.get("SentTimestamp", "0"))
+        age = time.time() - sent_ms / 1000
+        return received > 1 or age > self.heartbeat_seconds
 
     def _alive(self, token: str) -> bool:
         """Whether the task still waits for an answer.

@@ -110,7 +110,7 @@ def test_parse_invalid_config_names_the_field(change: Any, path: str, words: str
 def test_load_config_that_is_not_yaml_fails_with_the_file_named(tmp_path: Path) -> None:
     broken = tmp_path / "org.yaml"
     broken.write_text("home_region: [unclosed\n")
-    with pytest.raises(ConfigInvalid, match="org.yaml"):
+    with pytest.raises(ConfigInvalid, match=r"org\.yaml"):
         load_config(broken)
 
 

@@ -161,8 +161,13 @@ def test_worker_drops_a_message_whose_task_was_already_answered(
     monkeypatch.setitem(handlers.HANDLERS, "EnsureAccount", lambda *_: calls.append("x") or {})
     stale = worker.Worker(box.tools(), queue_url=queue)
     sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(message_body))
-    taken = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5, VisibilityTimeout=30)
-    stale.process(taken["Messages"][0])
+    first = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5)["Messages"][0]
+    sqs.change_message_visibility(
+        QueueUrl=queue, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0
+    )
+    redelivered = stale._receive()
+    assert redelivered[0]["Attributes"]["ApproximateReceiveCount"] == "2"
+    stale.process(redelivered[0])
     assert calls == []
     left = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
     assert left["ApproximateNumberOfMessages"] == "0"
