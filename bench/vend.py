@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from datetime import datetime
@@ -157,12 +158,29 @@ def _check(box: Sandbox, records: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1,10,50")
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=0,
+        help="run workers as this many `orgvend worker` processes instead of threads",
+    )
     args = parser.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     config = load_config(ROOT / "examples" / "org.yaml")
-    box = Sandbox(config=config, settings=Settings(), aws_port=0, create_seconds=0.5, workers=4)
+    threads = 0 if args.worker_processes else 4
+    box = Sandbox(
+        config=config, settings=Settings(), aws_port=0, create_seconds=0.5, workers=threads
+    )
     box.start()
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "orgvend", "worker", "--concurrency", "8"],
+            env=dict(os.environ),
+            cwd=ROOT,
+        )
+        for _ in range(args.worker_processes)
+    ]
     try:
         workflow_s, records = _vend(box, ["bench-one"])
         bare_s = _bare(box, "bench-bare")
@@ -197,6 +215,9 @@ def main() -> int:
                 f"duplicate emails {row['duplicate_emails']}; {row['where']}"
             )
     finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
         box.stop()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"single": single, "batches": batches}, indent=2) + "\n")
