@@ -112,24 +112,22 @@ class DynamoRecordTable(RecordTable):
         self._table.delete_item(Key=key)
 
     def scan(self) -> Iterator[dict[str, Any]]:
-        kwargs: dict[str, Any] = {}
-        while True:
-            page = self._table.scan(**kwargs)
-            for item in page.get("Items", []):
-                yield plain(item)
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return self._pages(self._table.scan, {})
 
     def query(self, hash_name: str, hash_value: str) -> Iterator[dict[str, Any]]:
-        kwargs: dict[str, Any] = {"KeyConditionExpression": Key(hash_name).eq(hash_value)}
+        return self._pages(
+            self._table.query, {"KeyConditionExpression": Key(hash_name).eq(hash_value)}
+        )
+
+    @staticmethod
+    def _pages(call: Any, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
         while True:
-            page = self._table.query(**kwargs)
+            page = call(**kwargs)
             for item in page.get("Items", []):
                 yield plain(item)
             if "LastEvaluatedKey" not in page:
                 return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
     def put_many(self, items: list[dict[str, Any]]) -> None:
         with self._table.batch_writer() as batch:

@@ -6,6 +6,8 @@ checks that every worker step in the ASL has one here and that every handler is 
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -55,38 +57,12 @@ ask whether their token is still alive, and need not, since parking a token is i
 
 
 def _load() -> dict[str, Handler]:
-    from workflows.handlers import (
-        account_failed,
-        await_approval,
-        check_account,
-        connect_network,
-        ensure_account,
-        install_roles,
-        mark_failed,
-        mark_rejected,
-        mark_running,
-        mark_succeeded,
-        place_in_ou,
-        register_links,
-        wait_until_usable,
-    )
-
-    modules = (
-        account_failed,
-        await_approval,
-        check_account,
-        connect_network,
-        ensure_account,
-        install_roles,
-        mark_failed,
-        mark_rejected,
-        mark_running,
-        mark_succeeded,
-        place_in_ou,
-        register_links,
-        wait_until_usable,
-    )
-    return {m.STEP: m.handle for m in modules}
+    """Every module of this package is one step: ``STEP`` names it, ``handle`` runs it."""
+    found: dict[str, Handler] = {}
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        found[module.STEP] = module.handle
+    return found
 
 
 HANDLERS: dict[str, Handler] = _load()
