@@ -121,7 +121,7 @@ def ensure_account(tools: StepTools, stream: str, environment: str) -> Outcome:
     )
     entry = record["accounts"][environment]
     if entry.get("account_id"):
-        return {"state": "SUCCEEDED", "account_id": entry["account_id"]}
+        return _created(tools, stream, environment, str(entry["account_id"]))
     if entry.get("request_id"):
         return check_account(tools, stream, environment)
     email = entry["email"]

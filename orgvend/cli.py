@@ -179,6 +179,23 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    session = _session(config)
+    from api.app import create_app
+    from api.auth import TokenFile
+    from api.serve import serve
+
+    settings = _settings(session)
+    if not settings.tokens_file:
+        raise OrgvendError("Set ORGVEND_TOKENS_FILE to the bearer-token file the API checks.")
+    app = create_app(
+        session=session, config=config, settings=settings, roles=TokenFile(settings.tokens_file)
+    )
+    serve(app, host=args.host, port=args.port)
+    return 0
+
+
 def _until_signalled() -> threading.Event:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -219,6 +236,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         create_seconds=args.create_seconds,
         workers=args.workers,
         state_dir=Path(args.state) if args.state else None,
+        api_port=None if args.no_api else args.port,
         progress=_print_change if args.verbose else None,
     )
     started = time.monotonic()
@@ -239,6 +257,14 @@ def _print_sandbox(sandbox: Any, seconds: float) -> None:
         print(f"  account {kind:<11} {account_id}")
     print(f"  state machine  {settings.state_machine_arn}")
     print(f"  step queue     {settings.step_queue_url}")
+    if sandbox.api_url:
+        print(f"\n  dashboard      {sandbox.api_url}/")
+        for role, token in sorted(sandbox.tokens.items()):
+            print(f"  {role:<9} token  {token}")
+        if sandbox.tokens:
+            print(f"  (hashes in {settings.tokens_file}, mode 0600)")
+        else:
+            print(f"  tokens from ORGVEND_TOKENS_FILE={settings.tokens_file}")
     print("\nIn another shell:")
     print(
         f"  export AWS_ENDPOINT_URL={emulator.endpoint} AWS_ACCESS_KEY_ID=sandbox "
@@ -271,6 +297,8 @@ def _parser() -> argparse.ArgumentParser:
         "--create-seconds", type=float, default=0.5, help="how long CreateAccount stays IN_PROGRESS"
     )
     p.add_argument("--state", help="directory that keeps the emulated organisation across restarts")
+    p.add_argument("--port", type=int, default=8000, help="API and dashboard port on 127.0.0.1")
+    p.add_argument("--no-api", action="store_true", help="do not serve the API and dashboard")
     p.set_defaults(func=cmd_sandbox)
 
     p = add("bootstrap", "ensure the landing zone (prints the plan, then applies it)")
@@ -304,6 +332,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the change set only")
     p.add_argument("--parameter", action="append", metavar="KEY=VALUE", help="a template parameter")
     p.set_defaults(func=cmd_deploy)
+
+    p = add("serve", "serve the API and dashboard (tokens from ORGVEND_TOKENS_FILE)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
 
     p = add("links", "export the switch-role link catalogue")
     p.add_argument("--format", choices=("json", "csv", "aws-config", "aesr"), default="json")

@@ -40,6 +40,11 @@ class Sandbox:
     workers: int = 4
     visibility_seconds: int = 30
     state_dir: Path | None = None
+    api_port: int | None = None
+    """Serve the API and pages on 127.0.0.1 at this port (0: any free one); None: no API."""
+    tokens: dict[str, str] = field(default_factory=dict)
+    api_url: str = ""
+    _api: Any = None
     progress: Callable[[Change], None] | None = None
     emulator: Emulator | None = None
     session: boto3.Session | None = None
@@ -92,6 +97,27 @@ class Sandbox:
         if restored:
             reconcile_streams(self.tools())
         self.start_workers(self.workers)
+        if self.api_port is not None:
+            self._serve_api(self.api_port)
+
+    def _serve_api(self, port: int) -> None:
+        """The API next to the emulator; one fresh token per role unless a tokens file is set."""
+        from api.app import create_app
+        from api.auth import TokenFile, make_sandbox_tokens
+        from api.serve import BackgroundServer
+
+        assert self.session is not None
+        path = self.settings.tokens_file
+        if not path:
+            path = str(Path(".orgvend") / "sandbox-tokens.json")
+            self.tokens = make_sandbox_tokens(path)
+            self.settings = self.settings.with_(tokens_file=path)
+            os.environ["ORGVEND_TOKENS_FILE"] = path
+        app = create_app(
+            session=self.session, config=self.config, settings=self.settings, roles=TokenFile(path)
+        )
+        self._api = BackgroundServer(app, port=port)
+        self.api_url = self._api.start()
 
     def tools(self) -> StepTools:
         assert self.session is not None
@@ -120,6 +146,8 @@ class Sandbox:
             self._threads.append(thread)
 
     def stop(self) -> None:
+        if self._api is not None:
+            self._api.stop()
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=10)

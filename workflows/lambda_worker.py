@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import boto3
 import yaml
+from botocore.exceptions import ClientError
 
 from bootstrap.aws import client
 from bootstrap.config import OrgConfig, load_config, parse_config
@@ -30,6 +31,7 @@ from workflows.worker import Worker
 __all__ = [
     "FUNCTION_TIMEOUT_SECONDS",
     "HEARTBEAT_SECONDS",
+    "RETRY_SECONDS",
     "VISIBILITY_SECONDS",
     "build_worker",
     "handle_event",
@@ -45,6 +47,8 @@ VISIBILITY_SECONDS = 960
 """The step queue's visibility timeout; Lambda requires it to exceed the function timeout."""
 HEARTBEAT_SECONDS = 20.0
 """Shorter than every step's ``HeartbeatSeconds`` (60), so a working step never times out."""
+RETRY_SECONDS = 10
+"""How soon a message whose processing raised is offered again (``MAX_RECEIVES`` tries)."""
 
 
 def load_deployed_config(session: boto3.Session, location: str) -> OrgConfig:
@@ -94,6 +98,18 @@ def _as_message(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _retry_soon(worker: Worker, record: dict[str, Any]) -> None:
+    """Make a failed message visible again in seconds, not after the long visibility timeout."""
+    try:
+        client(worker.tools.session, "sqs").change_message_visibility(
+            QueueUrl=worker.queue_url,
+            ReceiptHandle=record["receiptHandle"],
+            VisibilityTimeout=RETRY_SECONDS,
+        )
+    except ClientError as exc:
+        log.warning("could not shorten the visibility of %s: %s", record.get("messageId"), exc)
+
+
 def handle_event(worker: Worker, event: dict[str, Any]) -> dict[str, Any]:
     """Process every record; report the ones that raised, so that only they are retried."""
     failures = []
@@ -102,6 +118,7 @@ def handle_event(worker: Worker, event: dict[str, Any]) -> dict[str, Any]:
             worker.process(_as_message(record))
         except Exception:
             log.exception("step message %s left for redelivery", record.get("messageId"))
+            _retry_soon(worker, record)
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -77,7 +79,18 @@ def test_sandbox_command_starts_prints_the_endpoint_and_stops_on_ctrl_c() -> Non
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ORGVEND_"))}
     process = subprocess.Popen(
-        [sys.executable, "-m", "orgvend", "sandbox", "--aws-port", str(port), "--workers", "1"],
+        [
+            sys.executable,
+            "-m",
+            "orgvend",
+            "sandbox",
+            "--aws-port",
+            str(port),
+            "--port",
+            "0",
+            "--workers",
+            "1",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -95,6 +108,10 @@ def test_sandbox_command_starts_prints_the_endpoint_and_stops_on_ctrl_c() -> Non
             lines.append(line)
         text = "".join(lines)
         assert f"AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in text
+        dashboard = next(line.split()[-1] for line in lines if "dashboard" in line)
+        with urllib.request.urlopen(dashboard + "healthz", timeout=10) as reply:  # noqa: S310
+            assert json.loads(reply.read()) == {"status": "ok"}
+        assert any(line.strip().startswith("ops") and "token  ov_" in line for line in lines)
         session = boto3.Session(
             aws_access_key_id="sandbox", aws_secret_access_key="sandbox", region_name="eu-west-2"
         )
