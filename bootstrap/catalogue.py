@@ -7,6 +7,7 @@ list: every account it bootstraps or vends registers its links here, and the exp
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, fields
@@ -190,12 +191,27 @@ class LinkCatalogue:
         self._table = table
 
     def register(self, links: list[Link], *, plan: Plan) -> None:
-        """Upsert ``links``: an identical stored link is left alone and recorded "unchanged"."""
+        """Make the catalogue hold exactly ``links`` for every account they name.
+
+        An identical stored link is left alone ("unchanged"); a stored link of one of these
+        accounts whose role is no longer given (dropped from the org config) is deleted.
+        """
         stored: dict[str, dict[str, Link]] = {}
         for link in links:
             if link.account_id not in stored:
                 stored[link.account_id] = self._stored(link.account_id)
             self._register_one(link, stored[link.account_id].get(link.role_name), plan)
+        wanted = {(link.account_id, link.role_name) for link in links}
+        for account_id, roles in stored.items():
+            for role_name in sorted(roles):
+                if (account_id, role_name) not in wanted:
+                    key = {"account_id": account_id, "role_name": role_name}
+                    plan.record(
+                        f"link {account_id}/{role_name}",
+                        "delete",
+                        "role no longer configured",
+                        apply=functools.partial(self._table.delete, key),
+                    )
 
     def _stored(self, account_id: str) -> dict[str, Link]:
         items = self._table.query("account_id", account_id)

@@ -19,6 +19,7 @@ from bootstrap import organization, roles
 from bootstrap.aws import client, member_session
 from bootstrap.catalogue import Link, LinkCatalogue, links_for_account
 from bootstrap.changes import Plan
+from bootstrap.cidrs import CidrAllocator
 from bootstrap.config import OrgConfig
 from bootstrap.errors import (
     AccountCreationFailed,
@@ -26,7 +27,7 @@ from bootstrap.errors import (
     NotYetUsable,
     OrgvendError,
 )
-from bootstrap.network import CidrAllocator, ensure_stream_network
+from bootstrap.network import ensure_stream_network
 from bootstrap.store import DynamoRecordTable, RecordTable
 from bootstrap.streams import StreamStore
 

@@ -17,9 +17,9 @@ from botocore.exceptions import ClientError
 
 from bootstrap import organization
 from bootstrap.aws import client, error_code
+from bootstrap.cidrs import CidrAllocator
 from bootstrap.config import OrgConfig
 from bootstrap.errors import OrgvendError, RequestInvalid, StreamConflict
-from bootstrap.network import CidrAllocator
 from bootstrap.requests import fingerprint, normalise_request
 from bootstrap.settings import Settings
 from bootstrap.store import DynamoRecordTable

@@ -263,3 +263,21 @@ def test_remove_account_links_leaves_other_accounts(
     assert PAYMENTS_LIVE_ID not in remaining
     assert remaining == {VAULT_ID, PAYMENTS_DEVTEST_ID, SEARCH_DEVTEST_ID}
     assert catalogue.remove_account(PAYMENTS_LIVE_ID) == 0
+
+
+def test_register_links_deletes_a_role_no_longer_configured(
+    catalogue: LinkCatalogue, org_config: OrgConfig
+) -> None:
+    links = _sample(org_config)
+    catalogue.register(links, plan=Plan())
+    dropped = links[0]
+    kept = [link for link in links if link != dropped]
+    plan = Plan()
+
+    catalogue.register(kept, plan=plan)
+
+    assert [(c.action, c.resource) for c in plan.changed] == [
+        ("delete", f"link {dropped.account_id}/{dropped.role_name}")
+    ]
+    assert dropped not in catalogue.all()
+    assert len(catalogue.all()) == len(kept)

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from bootstrap.aws import member_session
 from bootstrap.changes import Plan
+from bootstrap.cidrs import CidrAllocator
 from bootstrap.config import OrgConfig
 from bootstrap.errors import (
     CidrOutsidePool,
@@ -21,7 +22,7 @@ from bootstrap.errors import (
     PeeringPending,
     PeeringRejected,
 )
-from bootstrap.network import CidrAllocator, StreamNetwork, ensure_hub_vpc, ensure_stream_network
+from bootstrap.network import StreamNetwork, ensure_hub_vpc, ensure_stream_network
 from bootstrap.store import DynamoRecordTable, TableNames, ensure_tables
 
 POOL = IPv4Network("10.64.0.0/12")
