@@ -55,15 +55,15 @@ class StreamStore:
             raise StreamNotFound(f"No stream named {name!r}.")
         return record
 
-    def create(self, record: Record) -> bool:
-        """Store a new record; False when one with that name exists already."""
+    def create(self, record: Record) -> Record | None:
+        """Store a new record and return it as stored; None when the name is taken already."""
         stamp = now_iso()
         item = {**record, "version": 1, "created_at": stamp, "updated_at": stamp}
         try:
             self._table.put(item, expected_version=0)
         except ConditionFailed:
-            return False
-        return True
+            return None
+        return item
 
     def update(self, name: str, change: Callable[[Record], None]) -> Record:
         """Apply ``change`` to the latest record and store it; retried when another writer won."""

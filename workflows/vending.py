@@ -15,7 +15,6 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from bootstrap import organization
 from bootstrap.aws import client, error_code
 from bootstrap.cidrs import CidrAllocator
 from bootstrap.config import OrgConfig
@@ -52,13 +51,22 @@ def _account_entry(config: OrgConfig, stream: str, env: str) -> dict[str, Any]:
 
 
 def _check_emails(session: boto3.Session, config: OrgConfig, request: Record) -> None:
-    for env in request["environments"]:
-        email = config.stream_email(request["name"], env)
-        if organization.find_account(session, email=email) is not None:
-            raise RequestInvalid(
-                "stream request",
-                [{"path": "/name", "message": f"root email {email} is taken by another account"}],
-            )
+    """Refuse a request whose root emails an existing account already uses (one listing)."""
+    wanted = {config.stream_email(request["name"], env).lower() for env in request["environments"]}
+    org = client(session, "organizations")
+    for page in org.get_paginator("list_accounts").paginate():
+        for account in page["Accounts"]:
+            email = str(account["Email"]).lower()
+            if email in wanted and account.get("Status") != "SUSPENDED":
+                raise RequestInvalid(
+                    "stream request",
+                    [
+                        {
+                            "path": "/name",
+                            "message": f"root email {email} is taken by another account",
+                        }
+                    ],
+                )
 
 
 def _reserve_cidrs(
@@ -114,17 +122,19 @@ def submit(
             "needs_approval": approval,
             "attempt": 1,
             "execution_name": f"{name}-1",
+            "execution_arn": _execution_arn(settings, f"{name}-1"),
             "accounts": {env: _account_entry(config, name, env) for env in request["environments"]},
         }
-        if not streams.create(record):
+        stored = streams.create(record)
+        if stored is None:
             return submit(session, config, settings, data, requested_by=requested_by, ops=ops)
-        return Submission(start_execution(session, config, settings, name), True)
+        start_execution(session, config, settings, stored)
+        return Submission(stored, True)
     same = existing["request_hash"] == fingerprint(request)
     if same and not (ops and existing["status"] in ("FAILED", "REJECTED")):
-        if existing["status"] in ("RUNNING", "PENDING_APPROVAL") and not existing.get(
-            "execution_arn"
-        ):
-            existing = start_execution(session, config, settings, name)
+        if existing["status"] in ("RUNNING", "PENDING_APPROVAL"):
+            # Heals a crash between recording and starting; a started one is left as it is.
+            start_execution(session, config, settings, existing)
         return Submission(existing, False)
     if not same and not (ops and _extends(existing["request"], request)):
         raise StreamConflict(
@@ -160,7 +170,7 @@ def _restart(
         record["requested_by"] = requested_by
         record["attempt"] = int(record["attempt"]) + 1
         record["execution_name"] = f"{name}-{record['attempt']}"
-        record["execution_arn"] = None
+        record["execution_arn"] = _execution_arn(settings, record["execution_name"])
         record["status"] = "RUNNING"
         record["needs_approval"] = False
         for key in ("failure_code", "failure_message", "step_failure_code", "step_failure_message"):
@@ -170,8 +180,9 @@ def _restart(
             if entry["status"] != "READY":
                 entry.update(status="REQUESTED", failure_code=None, failure_message=None)
 
-    streams.update(name, change)
-    return start_execution(session, config, settings, name)
+    record = streams.update(name, change)
+    start_execution(session, config, settings, record)
+    return record
 
 
 def execution_input(config: OrgConfig, record: Record) -> dict[str, Any]:
@@ -192,22 +203,25 @@ def execution_input(config: OrgConfig, record: Record) -> dict[str, Any]:
     }
 
 
+def _execution_arn(settings: Settings, execution_name: str) -> str:
+    machine = settings.state_machine_arn.replace(":stateMachine:", ":execution:")
+    return f"{machine}:{execution_name}"
+
+
 def start_execution(
-    session: boto3.Session, config: OrgConfig, settings: Settings, name: str
-) -> Record:
-    """Start (or find) the execution the record names, and store its ARN."""
-    streams = stream_store(session, settings)
-    record = streams.require(name)
+    session: boto3.Session, config: OrgConfig, settings: Settings, record: Record
+) -> None:
+    """Start the execution the record names; one that exists already is left as it is.
+
+    The record holds the execution's ARN before it starts, so no write follows the start.
+    """
     sfn = client(session, "stepfunctions")
-    arn = settings.state_machine_arn.replace(":stateMachine:", ":execution:")
-    arn = f"{arn}:{record['execution_name']}"
     try:
-        arn = sfn.start_execution(
+        sfn.start_execution(
             stateMachineArn=settings.state_machine_arn,
             name=record["execution_name"],
             input=json.dumps(execution_input(config, record), sort_keys=True),
-        )["executionArn"]
+        )
     except ClientError as exc:
         if error_code(exc) != "ExecutionAlreadyExists":
             raise
-    return streams.update(name, lambda r: r.update(execution_arn=arn))
