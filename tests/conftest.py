@@ -6,17 +6,16 @@ here can reach real AWS: the endpoint, credentials and region are forced before 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
+from sandboxes import running_sandbox
 
 from bootstrap.config import OrgConfig, load_config
 from bootstrap.emulator import Emulator
-from bootstrap.settings import Settings
 from orgvend.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,22 +60,8 @@ def sandbox(emulator: Emulator, org_config: OrgConfig) -> Iterator[Sandbox]:
     Tests in a module that uses it pick distinct stream names; they must not use ``aws``,
     which resets the emulator.
     """
-    saved = dict(os.environ)
-    emulator.reset()
-    emulator.create_seconds = 0.2
-    config = dataclasses.replace(org_config, poll_seconds=1)
-    box = Sandbox(
-        config=config,
-        settings=Settings(),
-        emulator=emulator,
-        workers=2,
-        visibility_seconds=5,
-    )
-    box.start()
-    yield box
-    box.stop()
-    os.environ.clear()
-    os.environ.update(saved)
+    with running_sandbox(emulator, org_config, workers=2, visibility_seconds=5) as box:
+        yield box
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ finishes the step, and nothing exists twice."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
@@ -15,11 +14,11 @@ from collections.abc import Iterator
 import pytest
 from faults import slowed
 from moto.iam.models import IAMBackend
+from sandboxes import running_sandbox
 from vend_helpers import accounts_with_email, inside, links_of, request, vend, wait_until
 
 from bootstrap.config import OrgConfig
 from bootstrap.emulator import Emulator
-from bootstrap.settings import Settings
 from orgvend.sandbox import Sandbox
 from workflows import handlers, worker
 from workflows.vending import stream_store
@@ -28,20 +27,8 @@ from workflows.vending import stream_store
 @pytest.fixture(scope="module")
 def idle_sandbox(emulator: Emulator, org_config: OrgConfig) -> Iterator[Sandbox]:
     """A sandbox with no worker threads: the test decides who works."""
-    saved = dict(os.environ)
-    emulator.reset()
-    box = Sandbox(
-        config=dataclasses.replace(org_config, poll_seconds=1),
-        settings=Settings(),
-        emulator=emulator,
-        workers=0,
-        visibility_seconds=3,
-    )
-    box.start()
-    yield box
-    box.stop()
-    os.environ.clear()
-    os.environ.update(saved)
+    with running_sandbox(emulator, org_config, workers=0, visibility_seconds=3) as box:
+        yield box
 
 
 def _worker_process() -> subprocess.Popen[bytes]:
