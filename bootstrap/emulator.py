@@ -4,7 +4,8 @@ moto creates every account at once and accepts duplicate root emails. Real Organ
 answers CreateAccount with an IN_PROGRESS request that completes later, hides the account
 until then, and fails the request with ``EMAIL_ALREADY_EXISTS`` when the email is taken.
 :class:`Emulator` patches moto's Organizations backend to do the same, and lets tests make the
-next request for an email fail with any ``FailureReason``.
+next request for an email fail with any ``FailureReason``. It also makes DynamoDB's
+conditional writes atomic, as on AWS: the CIDR allocator and the stream records rely on them.
 
 Only the sandbox and the tests import this module; product code only ever sees an endpoint.
 """
@@ -168,8 +169,25 @@ def _patch_iam() -> None:
     setattr(models.IAMBackend, "_init_aws_policies", init_aws_policies)  # noqa: B010
 
 
+def _patch_dynamodb() -> None:
+    """Conditional writes are atomic on AWS; moto checks and writes without a lock, so two
+    threads of its server can both pass the same condition. One lock makes them atomic."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, locked)
+
+
 def _patch_moto() -> None:
     _patch_iam()
+    _patch_dynamodb()
     from moto.core.utils import utcnow
     from moto.organizations import models, utils
     from moto.organizations.exceptions import AccountNotFoundException
