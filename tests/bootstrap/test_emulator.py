@@ -11,7 +11,6 @@ import boto3
 
 from bootstrap.store import ConditionFailed, DynamoRecordTable, TableNames, ensure_tables
 
-
 WORKERS, STEPS = 8, 6
 
 
