@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from faults import slowed
+from faults import Fault, slowed
 from moto.iam.models import IAMBackend
 from sandboxes import running_sandbox
 from vend_helpers import accounts_with_email, inside, links_of, request, vend, wait_until
@@ -58,23 +58,30 @@ def _wait_for_step(box: Sandbox, name: str, env: str, step: str) -> None:
         time.sleep(0.05)
 
 
+def _signal_worker_inside_install_roles(
+    box: Sandbox, name: str, slow: Fault, signum: signal.Signals
+) -> int:
+    """Run a worker process, signal it while it is inside InstallRoles; its exit code."""
+    process = _worker_process()
+    try:
+        _wait_for_step(box, name, "devtest", "InstallRoles")
+        while slow.fired == 0:
+            time.sleep(0.05)
+        process.send_signal(signum)
+        return process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 def test_worker_killed_mid_step_is_redone_without_duplicates(idle_sandbox: Sandbox) -> None:
     box = idle_sandbox
     assert box.session is not None
     vend(box, request("crash", environments=["devtest"]))
-    process = _worker_process()
-    try:
-        with slowed(IAMBackend, "attach_role_policy", seconds=1.0) as slow:
-            _wait_for_step(box, "crash", "devtest", "InstallRoles")
-            while slow.fired == 0:
-                time.sleep(0.05)
-            process.send_signal(signal.SIGKILL)
-            process.wait(timeout=10)
-            box.start_workers(1)
-            record = wait_until(box, "crash")
-    finally:
-        if process.poll() is None:
-            process.kill()
+    with slowed(IAMBackend, "attach_role_policy", seconds=1.0) as slow:
+        _signal_worker_inside_install_roles(box, "crash", slow, signal.SIGKILL)
+        box.start_workers(1)
+        record = wait_until(box, "crash")
     assert record["status"] == "SUCCEEDED", record
     account_id = record["accounts"]["devtest"]["account_id"]
     assert len(accounts_with_email(box, box.config.stream_email("crash", "devtest"))) == 1
@@ -106,17 +113,9 @@ def test_worker_sigterm_finishes_the_step_in_hand_then_exits(idle_sandbox: Sandb
     box = idle_sandbox
     assert box.session is not None
     vend(box, request("sigterm", environments=["devtest"]))
-    process = _worker_process()
-    try:
-        with slowed(IAMBackend, "attach_role_policy", seconds=0.5) as slow:
-            _wait_for_step(box, "sigterm", "devtest", "InstallRoles")
-            while slow.fired == 0:
-                time.sleep(0.05)
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
+    with slowed(IAMBackend, "attach_role_policy", seconds=0.5) as slow:
+        exit_code = _signal_worker_inside_install_roles(box, "sigterm", slow, signal.SIGTERM)
+    assert exit_code == 0
     streams = stream_store(box.session, box.settings)
     assert "InstallRoles" in streams.require("sigterm")["accounts"]["devtest"]["steps_done"]
     box.start_workers(1)
