@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,8 +116,7 @@ class Worker:
         return list(reply.get("Messages", []))
 
     def _drain(self, futures: list[Future[None]], grace_seconds: float) -> None:
-        for future in futures:
-            future.exception(timeout=grace_seconds) if not future.done() else None
+        wait(futures, timeout=grace_seconds)
         with self._lock:
             left = list(self._in_flight.values())
         for flight in left:
